@@ -1,0 +1,242 @@
+"""Fine-tune with the Hugging Face Trainer (CPU, one GPU or torchrun/accelerate multi-GPU),
+track the run in MLflow, evaluate on test once, register the model and decide the alias."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import torch
+from transformers import (
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    EvalPrediction,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+
+from training.config import Config, flatten, to_yaml
+from training.data import DataReport, load_splits
+from training.inference import predict_logits
+from training.labels import LABELS
+from training.metrics import (
+    classification_metrics,
+    classification_report,
+    confusion_matrix,
+    plot_confusion_matrix,
+)
+from training.modeling import build_model
+from training.registry import (
+    AliasDecision,
+    configure_mlflow,
+    git_commit,
+    log_transformers_model,
+    promote_if_better,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    run_id: str | None
+    model_uri: str | None
+    registered_version: str | None
+    val_metrics: dict[str, float]
+    test_metrics: dict[str, float]
+    alias: AliasDecision | None
+    train_losses: list[float] = field(default_factory=list)
+    wall_time_s: float = 0.0
+
+
+class MlflowMetricsCallback(TrainerCallback):
+    """Log the Trainer's numeric logs (loss, lr, eval metrics) to the active MLflow run."""
+
+    def __init__(self) -> None:
+        self.train_losses: list[float] = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        if "loss" in logs:
+            self.train_losses.append(float(logs["loss"]))
+        numeric = {
+            k.replace("eval_", "val_"): float(v) for k, v in logs.items() if isinstance(v, int | float)
+        }
+        if numeric and mlflow.active_run():
+            mlflow.log_metrics(numeric, step=state.global_step)
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _compute_metrics(pred: EvalPrediction) -> dict[str, float]:
+    return classification_metrics(pred.label_ids, np.argmax(pred.predictions, axis=-1))
+
+
+def _precision_flags(precision: str) -> dict[str, bool]:
+    if precision == "auto":
+        if not torch.cuda.is_available():
+            return {}
+        return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
+
+
+def _training_args(cfg: Config) -> TrainingArguments:
+    t = cfg.train
+    return TrainingArguments(
+        output_dir=str(t.output_dir),
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        learning_rate=t.learning_rate,
+        per_device_train_batch_size=t.train_batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        warmup_steps=t.warmup_ratio,  # a float < 1 is a share of the total steps
+        weight_decay=t.weight_decay,
+        lr_scheduler_type=t.lr_scheduler,
+        label_smoothing_factor=t.label_smoothing,
+        seed=t.seed,
+        eval_strategy=t.eval_strategy,
+        eval_steps=t.eval_steps,
+        save_strategy=t.eval_strategy,
+        save_steps=t.eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_recall",
+        greater_is_better=True,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        report_to="none",  # MLflow logging is ours (MlflowMetricsCallback), with our metric names
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        **_precision_flags(t.precision),
+    )
+
+
+def _tokenize(datasets, tokenizer, max_length: int):
+    def encode(batch):
+        return tokenizer(batch["text"], truncation=True, max_length=max_length)
+
+    return datasets.map(encode, batched=True, remove_columns=["text"], desc="tokenize")
+
+
+def _log_run_inputs(cfg: Config, report: DataReport) -> None:
+    mlflow.log_params(flatten(cfg))
+    mlflow.log_text(to_yaml(cfg), "config/resolved.yaml")
+    mlflow.log_dict(report.as_dict(), "data/report.json")
+    mlflow.log_metrics(report.metrics())
+    for name, rep in report.splits.items():
+        mlflow.set_tag(f"data.{name}.sha256", rep.sha256)
+    commit = git_commit()
+    if commit:
+        mlflow.set_tag("git_commit", commit)
+
+
+def _evaluate_split(model, tokenizer, dataset, cfg: Config, split: str, out_dir: Path) -> dict[str, float]:
+    """Metrics + confusion matrix + report for one split, logged as ``{split}_*``."""
+    logits = predict_logits(
+        model,
+        tokenizer,
+        list(dataset["text"]),
+        cfg.train.eval_batch_size,
+        cfg.model.max_length,
+        progress=True,
+    )
+    y_true, y_pred = np.asarray(dataset["label"]), logits.argmax(-1)
+    metrics = classification_metrics(y_true, y_pred)
+    report = classification_report(metrics)
+    print(f"\n[{split}] {len(y_true)} tweets\n{report}")
+    if mlflow.active_run():
+        mlflow.log_metrics({f"{split}_{k}": v for k, v in metrics.items()})
+        png = plot_confusion_matrix(
+            confusion_matrix(y_true, y_pred), out_dir / f"confusion_{split}.png", split
+        )
+        mlflow.log_artifact(str(png), "evaluation")
+        mlflow.log_text(report, f"evaluation/classification_report_{split}.txt")
+    return metrics
+
+
+def _fit(cfg: Config, model, tokenizer, datasets) -> tuple[Trainer, MlflowMetricsCallback]:
+    encoded = _tokenize(datasets, tokenizer, cfg.model.max_length)
+    callback = MlflowMetricsCallback()
+    callbacks: list[TrainerCallback] = [callback]
+    if cfg.train.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.train.early_stopping_patience))
+    trainer = Trainer(
+        model=model,
+        args=_training_args(cfg),
+        train_dataset=encoded["train"],
+        eval_dataset=encoded["validation"],
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=_compute_metrics,
+        callbacks=callbacks,
+    )
+    trainer.train()
+    return trainer, callback
+
+
+def train(cfg: Config) -> TrainResult:
+    """Config in; a trained, evaluated, logged and (maybe) champion model out."""
+    started = time.perf_counter()
+    set_seed(cfg.train.seed)
+    datasets, report = load_splits(cfg.data, seed=cfg.train.seed)
+    model, tokenizer = build_model(cfg.model)
+    main = _is_main_process()
+    if main:
+        configure_mlflow(cfg.mlflow)
+        mlflow.start_run(run_name=cfg.run_name)
+    try:
+        if main:
+            _log_run_inputs(cfg, report)
+        trainer, callback = _fit(cfg, model, tokenizer, datasets)
+        if not trainer.is_world_process_zero():
+            return TrainResult(None, None, None, {}, {}, None, callback.train_losses)
+        return _finish(cfg, trainer, tokenizer, datasets, callback, started)
+    finally:
+        if main and mlflow.active_run():
+            mlflow.end_run()
+
+
+def _tag_version(cfg: Config, version_: str, val: dict, test: dict) -> None:
+    """Lineage on the registered version, read later by the BentoML import."""
+    client = mlflow.MlflowClient()
+    tags = {
+        "val_macro_recall": f"{val['macro_recall']:.6f}",
+        "test_macro_recall": f"{test['macro_recall']:.6f}",
+        "base_model": cfg.model.base,
+        "labels": json.dumps(list(LABELS)),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(cfg.mlflow.registered_model, version_, key, value)
+
+
+def _finish(cfg: Config, trainer: Trainer, tokenizer, datasets, callback, started: float) -> TrainResult:
+    model = trainer.model.eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        # Validation selected the checkpoint; test is evaluated once, here, and selects nothing.
+        val = _evaluate_split(model, tokenizer, datasets["validation"], cfg, "val", Path(tmp))
+        test = _evaluate_split(model, tokenizer, datasets["test"], cfg, "test", Path(tmp))
+    final_dir = Path(cfg.train.output_dir) / "final"
+    trainer.save_model(str(final_dir))
+    info = log_transformers_model(model, tokenizer, cfg.mlflow.registered_model)
+    version_ = str(info.registered_model_version) if info.registered_model_version else None
+    run_id = mlflow.active_run().info.run_id
+    decision = None
+    if version_:
+        _tag_version(cfg, version_, val, test)
+        score = mlflow.get_run(run_id).data.metrics[cfg.mlflow.selection_metric]
+        decision = promote_if_better(cfg.mlflow, version_, score)
+    wall = time.perf_counter() - started
+    mlflow.log_metric("wall_time_s", wall)
+    return TrainResult(run_id, info.model_uri, version_, val, test, decision, callback.train_losses, wall)
