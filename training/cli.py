@@ -48,6 +48,31 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from training.config import load_config
+    from training.importer import import_model
+
+    cfg = load_config(args.config, args.overrides)
+    import_model(cfg.mlflow, args.model_uri, force=args.force)
+    return 0
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from training.analyze import HttpScorer, analyze, local_scorer
+    from training.archive import Columns
+
+    scorer = (
+        local_scorer(args.model_tag)
+        if args.local
+        else HttpScorer(args.url, batch_size=args.batch_size, concurrency=args.concurrency)
+    )
+    columns = Columns(args.text_column, args.date_column, args.retweet_column or None)
+    analyze(
+        args.archive, args.out, scorer, args.freq, columns, args.keep_retweets, args.date_format, args.title
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tweetmood", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -63,6 +88,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["train", "validation", "test"], default="test")
     p.add_argument("--out", type=Path, default=Path("outputs/evaluation"))
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("import-model", help="import a registered MLflow model into the BentoML store")
+    _add_config_args(p, required=False)
+    p.add_argument(
+        "--model-uri", default=None, help="default: models:/<registered_model>@<alias> from the config"
+    )
+    p.add_argument("--force", action="store_true", help="import again even if this version was imported")
+    p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("analyze", help="score a tweet archive and chart the author's mood over time")
+    p.add_argument("archive", type=Path, help="CSV, JSON or JSONL (Trump Twitter Archive columns by default)")
+    p.add_argument("--out", type=Path, default=Path("outputs/analysis"))
+    p.add_argument("--freq", choices=["D", "W", "M"], default="W", help="day, week or month")
+    p.add_argument("--url", default="http://127.0.0.1:3000", help="a running tweet-mood Bento")
+    p.add_argument("--local", action="store_true", help="score in-process instead of over HTTP")
+    p.add_argument("--model-tag", default="tweet-mood:latest", help="BentoML model, with --local")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--keep-retweets", action="store_true", help="score retweets too (default: drop them)")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--date-column", default="created_at")
+    p.add_argument("--retweet-column", default="is_retweet", help="'' if the archive has none")
+    p.add_argument(
+        "--date-format", default=None, help="strptime format (default: the archive formats, ISO 8601)"
+    )
+    p.add_argument("--title", default=None)
+    p.set_defaults(func=_cmd_analyze)
     return parser
 
 
@@ -73,13 +125,16 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from training.analyze import ScoringError
+    from training.archive import ArchiveError
     from training.config import ConfigError
     from training.data import DataError
+    from training.importer import ImportError_
     from training.modeling import SupplyChainError
 
     try:
         return args.func(args)
-    except (ConfigError, DataError, SupplyChainError) as err:
+    except (ConfigError, DataError, SupplyChainError, ImportError_, ArchiveError, ScoringError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

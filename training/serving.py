@@ -1,0 +1,81 @@
+"""Serving core shared by service.py, ``tweetmood analyze --local`` and the benchmarks:
+load the imported model natively, pick the device, predict probabilities."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.importer import MLFLOW_SUBDIR
+from training.inference import predict_logits, softmax
+from training.labels import LABELS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DevicePolicy:
+    device: str  # "cpu" or "cuda"
+    dtype: torch.dtype
+    threads: int | None  # torch CPU threads for this worker (None: leave as is)
+
+
+def device_policy(requested: str = "auto", workers: int = 1, threads: int | None = None) -> DevicePolicy:
+    """CUDA (half precision) when asked for or available; else CPU with threads shared among workers."""
+    if requested not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, not {requested!r}")
+    if requested == "cuda" or (requested == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise RuntimeError("device=cuda was asked for but no CUDA device is visible")
+        return DevicePolicy("cuda", torch.float16, None)
+    # Without a cap every worker would start one thread per core and they would oversubscribe.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return DevicePolicy("cpu", torch.float32, threads or max(1, cores // max(1, workers)))
+
+
+class MoodModel:
+    """The fine-tuned classifier, loaded from a BentoML model folder (or any HF model folder)."""
+
+    def __init__(self, model_dir: str | Path, policy: DevicePolicy | None = None, batch_size: int = 64):
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        model_dir = Path(model_dir)
+        if (model_dir / MLFLOW_SUBDIR).is_dir():  # a BentoML model imported from MLflow
+            weights, tok_dir = (
+                model_dir / MLFLOW_SUBDIR / "model",
+                model_dir / MLFLOW_SUBDIR / "components" / "tokenizer",
+            )
+        else:
+            weights = tok_dir = model_dir
+        self.policy = policy or device_policy()
+        if self.policy.threads:
+            torch.set_num_threads(self.policy.threads)
+        self.tokenizer = AutoTokenizer.from_pretrained(tok_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(weights, dtype=self.policy.dtype)
+        self.model = model.to(self.policy.device).eval()
+        labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+        if tuple(labels) != LABELS:  # the model carries its own labels; they must be ours
+            raise ValueError(f"{model_dir}: model labels {labels} differ from {list(LABELS)}")
+        self.batch_size = batch_size
+        log.info(
+            "loaded %s on %s (%s, %s threads)",
+            model_dir,
+            self.policy.device,
+            self.policy.dtype,
+            self.policy.threads,
+        )
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Probabilities (n, 3) in LABELS order, for already-normalised texts."""
+        return softmax(predict_logits(self.model, self.tokenizer, texts, self.batch_size))
+
+
+def to_prediction(probs) -> dict:
+    """One row of probabilities → ``{"label": ..., "scores": {...}}`` (label = arg-max)."""
+    scores = {label: float(p) for label, p in zip(LABELS, probs, strict=True)}
+    return {"label": max(scores, key=scores.get), "scores": scores}
