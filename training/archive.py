@@ -103,7 +103,7 @@ def _retweet_flags(df: pd.DataFrame, cols: Columns, report: CleaningReport) -> p
 def clean_archive(
     df: pd.DataFrame, cols: Columns | None = None, keep_retweets: bool = False, date_format: str | None = None
 ) -> tuple[pd.DataFrame, CleaningReport]:
-    """Rows → ``text`` (normalised), ``raw_text``, ``created_at`` (UTC), ``is_retweet``; counts in the report."""
+    """Rows → ``text`` (normalised), ``raw_text``, ``created_at`` (UTC), ``is_retweet``; counts reported."""
     cols = cols or Columns()
     missing = [c for c in (cols.text, cols.created_at) if c not in df.columns]
     if missing:
