@@ -7,9 +7,11 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from training.importer import MLFLOW_SUBDIR
 from training.inference import predict_logits, softmax
@@ -79,3 +81,42 @@ def to_prediction(probs) -> dict:
     """One row of probabilities → ``{"label": ..., "scores": {...}}`` (label = arg-max)."""
     scores = {label: float(p) for label, p in zip(LABELS, probs, strict=True)}
     return {"label": max(scores, key=scores.get), "scores": scores}
+
+
+class ServingSettings(BaseModel):
+    """Serving knobs, from ``TWEETMOOD_*`` environment variables (read when service.py is imported)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model_tag: str = Field("tweet-mood:latest", description="BentoML model to serve.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    model_workers: int = Field(1, ge=1, description="Model service processes.")
+    api_workers: int = Field(1, ge=1, description="API service processes.")
+    torch_threads: int = Field(
+        0, ge=0, description="Torch CPU threads per model worker (0: cores / workers)."
+    )
+    batching: bool = Field(True, description="Adaptive batching on (off: max_batch_size 1).")
+    max_batch_size: int = Field(64, ge=1, le=1024)
+    max_latency_ms: int = Field(10_000, ge=10, description="Dispatcher latency budget per request.")
+    timeout_s: int = Field(300, ge=1, description="Request timeout of both services.")
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+
+    @classmethod
+    def from_env(cls, environ=None) -> ServingSettings:
+        environ = os.environ if environ is None else environ
+        prefix = "TWEETMOOD_"
+        values = {
+            name: environ[prefix + name.upper()]
+            for name in cls.model_fields
+            if prefix + name.upper() in environ
+        }
+        try:
+            return cls.model_validate(values)
+        except ValidationError as err:
+            problems = "; ".join(
+                f"{prefix}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in err.errors()
+            )
+            raise ValueError(f"invalid serving settings: {problems}") from None
+
+    @property
+    def effective_batch_size(self) -> int:
+        return self.max_batch_size if self.batching else 1
