@@ -64,7 +64,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     scorer = (
         local_scorer(args.model_tag)
         if args.local
-        else HttpScorer(args.url, batch_size=args.batch_size, concurrency=args.concurrency)
+        else HttpScorer(
+            args.url, batch_size=args.batch_size, concurrency=args.concurrency, retries=args.retries
+        )
     )
     columns = Columns(args.text_column, args.date_column, args.retweet_column or None)
     analyze(
@@ -105,7 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--local", action="store_true", help="score in-process instead of over HTTP")
     p.add_argument("--model-tag", default="tweet-mood:latest", help="BentoML model, with --local")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight at once")
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=6,
+        help="per batch, with exponential backoff, on 503/429/5xx gateway errors and connection errors",
+    )
     p.add_argument("--keep-retweets", action="store_true", help="score retweets too (default: drop them)")
     p.add_argument("--text-column", default="text")
     p.add_argument("--date-column", default="created_at")
