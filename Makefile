@@ -13,7 +13,7 @@ export BENTOML_DO_NOT_TRACK ?= True
 export TOKENIZERS_PARALLELISM ?= false
 export BENTOML_HOME ?= $(CURDIR)/bentoml-home
 
-.PHONY: setup demo train test lint clean
+.PHONY: setup demo train import bento serve analyze test lint clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,23 @@ setup: $(BIN)/.installed
 train: setup
 	$(BIN)/tweetmood train --config $(CONFIG)
 
-demo: train
+import: setup
+	$(BIN)/tweetmood import-model
+
+bento: import
+	$(BIN)/bentoml build
+
+serve: setup
+	$(BIN)/bentoml serve service:TweetMood --port $(PORT)
+
+# The main job: train quick.yaml → MLflow champion → BentoML model → Bento → a running server.
+demo: train bento serve
+
+# Score the Trump 2018 archive through the running server (`make analyze LOCAL=1`: in-process).
+ARCHIVE ?= ../shared/data/trump-tweets/trump-2018.csv
+analyze: setup
+	$(BIN)/tweetmood analyze $(ARCHIVE) --out outputs/trump-2018 --freq W --title "Donald Trump's mood in 2018" \
+		$(if $(LOCAL),--local,--url http://127.0.0.1:$(PORT))
 
 test: setup
 	$(BIN)/python -m pytest -q --timeout=900
