@@ -39,6 +39,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from training.config import load_config
+    from training.train import calibrate
+
+    result = calibrate(load_config(args.config, args.overrides), args.model_uri)
+    print(
+        f"\nrun {result.run_id}: val macro-recall {result.val_metrics['macro_recall']:.4f} "
+        f"(offsets fitted on it), test macro-recall {result.test_metrics['macro_recall']:.4f}; "
+        f"registered version {result.registered_version}"
+    )
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from training.config import load_config
     from training.evaluate import evaluate
@@ -83,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fine-tune, evaluate, log to MLflow, register, maybe promote")
     _add_config_args(p)
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "calibrate", help="fit the macro-recall decision rule for a trained model, as a new run"
+    )
+    _add_config_args(p)
+    p.add_argument("--model-uri", required=True, help="e.g. runs:/<run_id>/model or models:/tweet-mood/3")
+    p.set_defaults(func=_cmd_calibrate)
 
     p = sub.add_parser("evaluate", help="evaluate a logged model on a split")
     _add_config_args(p, required=False)

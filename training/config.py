@@ -84,6 +84,10 @@ class TrainConfig(_Strict):
     )
     early_stopping_patience: int = Field(2, ge=0, description="Evaluations without improvement (0: off).")
     logging_steps: int = Field(50, gt=0)
+    fit_logit_offsets: bool = Field(
+        False,
+        description="Fit per-class logit offsets for macro-recall on validation; fold them into the model.",
+    )
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         "auto", description="'auto': bf16 (or fp16) on a GPU, fp32 on CPU."
     )

@@ -24,6 +24,7 @@ from transformers import (
     set_seed,
 )
 
+from training.calibrate import fit_logit_offsets, fold_offsets_into_bias
 from training.config import Config, flatten, to_yaml
 from training.data import DataReport, load_splits
 from training.inference import predict_logits
@@ -142,28 +143,37 @@ def _log_run_inputs(cfg: Config, report: DataReport) -> None:
         mlflow.set_tag("git_commit", commit)
 
 
-def _evaluate_split(model, tokenizer, dataset, cfg: Config, split: str, out_dir: Path) -> dict[str, float]:
-    """Metrics + confusion matrix + report for one split, logged as ``{split}_*``."""
-    logits = predict_logits(
-        model,
-        tokenizer,
-        list(dataset["text"]),
-        cfg.train.eval_batch_size,
-        cfg.model.max_length,
-        progress=True,
+def _predict(model, tokenizer, dataset, cfg: Config) -> np.ndarray:
+    texts = list(dataset["text"])
+    return predict_logits(
+        model, tokenizer, texts, cfg.train.eval_batch_size, cfg.model.max_length, progress=True
     )
+
+
+def _log_split(logits: np.ndarray, dataset, split: str, out_dir: Path) -> dict[str, float]:
+    """Metrics + confusion matrix + report for one split, logged as ``{split}_*``."""
     y_true, y_pred = np.asarray(dataset["label"]), logits.argmax(-1)
     metrics = classification_metrics(y_true, y_pred)
     report = classification_report(metrics)
     print(f"\n[{split}] {len(y_true)} tweets\n{report}")
     if mlflow.active_run():
         mlflow.log_metrics({f"{split}_{k}": v for k, v in metrics.items()})
-        png = plot_confusion_matrix(
-            confusion_matrix(y_true, y_pred), out_dir / f"confusion_{split}.png", split
-        )
+        cm = confusion_matrix(y_true, y_pred)
+        png = plot_confusion_matrix(cm, out_dir / f"confusion_{split}.png", split)
         mlflow.log_artifact(str(png), "evaluation")
         mlflow.log_text(report, f"evaluation/classification_report_{split}.txt")
     return metrics
+
+
+def _decision_rule(model, val_logits: np.ndarray, dataset, out_dir: Path) -> np.ndarray:
+    """Fit logit offsets on validation, fold them into the model; return the adjusted logits."""
+    _log_split(val_logits, dataset, "val_raw", out_dir)
+    offsets, _ = fit_logit_offsets(val_logits, np.asarray(dataset["label"]))
+    fold_offsets_into_bias(model, offsets)
+    mlflow.log_params({f"logit_offset.{label}": f"{o:.2f}" for label, o in zip(LABELS, offsets, strict=True)})
+    fitted = ", ".join(f"{label} {o:+.2f}" for label, o in zip(LABELS, offsets, strict=True))
+    print(f"[decision rule] logit offsets fitted on validation: {fitted}")
+    return val_logits + offsets
 
 
 def _fit(cfg: Config, model, tokenizer, datasets) -> tuple[Trainer, MlflowMetricsCallback]:
@@ -221,22 +231,54 @@ def _tag_version(cfg: Config, version_: str, val: dict, test: dict) -> None:
         client.set_model_version_tag(cfg.mlflow.registered_model, version_, key, value)
 
 
-def _finish(cfg: Config, trainer: Trainer, tokenizer, datasets, callback, started: float) -> TrainResult:
-    model = trainer.model.eval()
+def evaluate_and_register(cfg: Config, model, tokenizer, datasets, fit_offsets: bool):
+    """In the active MLflow run: (decision rule,) validation and test metrics, log, register, alias.
+
+    Validation selected the checkpoint (and fits the offsets); test is evaluated once, here.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        # Validation selected the checkpoint; test is evaluated once, here, and selects nothing.
-        val = _evaluate_split(model, tokenizer, datasets["validation"], cfg, "val", Path(tmp))
-        test = _evaluate_split(model, tokenizer, datasets["test"], cfg, "test", Path(tmp))
-    final_dir = Path(cfg.train.output_dir) / "final"
-    trainer.save_model(str(final_dir))
+        val_logits = _predict(model, tokenizer, datasets["validation"], cfg)
+        if fit_offsets:
+            val_logits = _decision_rule(model, val_logits, datasets["validation"], Path(tmp))
+        val = _log_split(val_logits, datasets["validation"], "val", Path(tmp))
+        test = _log_split(
+            _predict(model, tokenizer, datasets["test"], cfg), datasets["test"], "test", Path(tmp)
+        )
     info = log_transformers_model(model, tokenizer, cfg.mlflow.registered_model)
     version_ = str(info.registered_model_version) if info.registered_model_version else None
-    run_id = mlflow.active_run().info.run_id
     decision = None
     if version_:
         _tag_version(cfg, version_, val, test)
-        score = mlflow.get_run(run_id).data.metrics[cfg.mlflow.selection_metric]
+        score = mlflow.get_run(mlflow.active_run().info.run_id).data.metrics[cfg.mlflow.selection_metric]
         decision = promote_if_better(cfg.mlflow, version_, score)
+    return val, test, info, version_, decision
+
+
+def _finish(cfg: Config, trainer: Trainer, tokenizer, datasets, callback, started: float) -> TrainResult:
+    model = trainer.model.eval()
+    val, test, info, version_, decision = evaluate_and_register(
+        cfg, model, tokenizer, datasets, cfg.train.fit_logit_offsets
+    )
+    trainer.save_model(str(Path(cfg.train.output_dir) / "final"))
     wall = time.perf_counter() - started
     mlflow.log_metric("wall_time_s", wall)
+    run_id = mlflow.active_run().info.run_id
     return TrainResult(run_id, info.model_uri, version_, val, test, decision, callback.train_losses, wall)
+
+
+def calibrate(cfg: Config, model_uri: str) -> TrainResult:
+    """Fit the decision rule for an already trained model (e.g. a run made without it), as a new run."""
+    from training.registry import load_components
+
+    started = time.perf_counter()
+    datasets, report = load_splits(cfg.data, seed=cfg.train.seed)
+    configure_mlflow(cfg.mlflow)
+    model, tokenizer = load_components(model_uri)
+    with mlflow.start_run(run_name=f"{cfg.run_name or 'run'}-calibrated"):
+        _log_run_inputs(cfg, report)
+        mlflow.set_tag("calibrated_from", model_uri)
+        val, test, info, version_, decision = evaluate_and_register(cfg, model, tokenizer, datasets, True)
+        wall = time.perf_counter() - started
+        mlflow.log_metric("wall_time_s", wall)
+        run_id = mlflow.active_run().info.run_id
+    return TrainResult(run_id, info.model_uri, version_, val, test, decision, [], wall)

@@ -73,3 +73,21 @@ def test_champion_predicts_like_the_trained_model(two_runs, fixture_data_dir):
     actual = predict_logits(model, tokenizer, texts, max_length=32)
     np.testing.assert_allclose(actual, expected, atol=1e-5)
     assert (actual.argmax(-1) == expected.argmax(-1)).all()
+
+
+def test_decision_rule_is_fitted_on_validation_and_saved_in_the_model(two_runs):
+    tmp, _, _ = two_runs
+    overrides = tiny_overrides(tmp) + ["train.fit_logit_offsets=true", f"train.output_dir={tmp}/out3"]
+    result = train(load_config(TINY_CONFIG, overrides))
+    run = MlflowClient().get_run(result.run_id)
+    assert run.data.metrics["val_macro_recall"] >= run.data.metrics["val_raw_macro_recall"]
+    assert run.data.params["logit_offset.neutral"] == "0.00"
+    # The offsets live in the saved classifier bias: the registered model reproduces the adjusted logits.
+    model, tokenizer = load_components(result.model_uri)
+    local = AutoModelForSequenceClassification.from_pretrained(tmp / "out3" / "final").eval()
+    texts = ["I love it", "meeting at noon", "worst day"]
+    np.testing.assert_allclose(
+        predict_logits(model, tokenizer, texts, max_length=32),
+        predict_logits(local, tokenizer, texts, max_length=32),
+        atol=1e-5,
+    )
