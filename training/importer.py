@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from training.config import MlflowConfig
 
 log = logging.getLogger(__name__)
 
 BENTO_MODEL_NAME = "tweet-mood"
-# Inside the BentoML model: what bentoml.mlflow.import_model writes.
+# Inside the BentoML model: the layout bentoml.mlflow.import_model writes (and bentoml.mlflow loads).
 MLFLOW_SUBDIR = "mlflow_model"
+# ... plus, with --onnx-int8, the ONNX Runtime variant (see training/onnx_runtime.py).
+ONNX_INT8_PATH = "onnx/model.int8.onnx"
 
 
 class ImportError_(RuntimeError):
@@ -24,6 +29,7 @@ class ImportResult:
     tag: str
     mlflow_version: str
     reused: bool
+    onnx_int8: bool = False
 
 
 def _resolve_version(cfg: MlflowConfig, model_uri: str):
@@ -72,12 +78,17 @@ def _lineage(mv) -> tuple[dict[str, str], dict]:
         "git_commit": run.data.tags.get("git_commit", ""),
         "mlflow_model_uri": f"models:/{mv.name}/{mv.version}",
         "mlflow_source": mv.source,
+        "model_card": mv.description or "",
     }
     return labels, metadata
 
 
-def find_imported(registered_model: str, version: str):
-    """An existing BentoML model imported from this registered version, if any."""
+def has_onnx_int8(model) -> bool:
+    return (Path(model.path) / ONNX_INT8_PATH).is_file()
+
+
+def find_imported(registered_model: str, version: str, need_onnx_int8: bool = False):
+    """An existing BentoML model imported from this registered version (with the ONNX variant), if any."""
     import bentoml
     from bentoml.exceptions import NotFound
 
@@ -87,31 +98,78 @@ def find_imported(registered_model: str, version: str):
         return None
     for model in candidates:
         labels = model.info.labels
-        if labels.get("registered_model") == registered_model and labels.get("mlflow_version") == str(
-            version
+        if (
+            labels.get("registered_model") == registered_model
+            and labels.get("mlflow_version") == str(version)
+            and (has_onnx_int8(model) or not need_onnx_int8)
         ):
             return model
     return None
 
 
-def import_model(cfg: MlflowConfig, model_uri: str | None = None, force: bool = False) -> ImportResult:
-    """Import the registered model into the BentoML store as ``tweet-mood`` (reusing an earlier import)."""
+def _create_bento_model(mlflow_uri: str, labels: dict, metadata: dict, onnx_int8: bool):
+    """What ``bentoml.mlflow.import_model`` does (same layout and module, so ``bentoml.mlflow.load_model``
+    still works), plus the ONNX int8 file written before the model is saved: models are immutable."""
     import bentoml
+    import mlflow
+    from mlflow.artifacts import download_artifacts
+
+    context = bentoml.models.ModelContext(
+        framework_name="mlflow", framework_versions={"mlflow": mlflow.__version__}
+    )
+    with bentoml.models.create(
+        BENTO_MODEL_NAME,
+        module="bentoml.mlflow",
+        signatures={"predict": {"batchable": False}},
+        labels=labels,
+        metadata=metadata,
+        context=context,
+    ) as bento_model:
+        tmp = tempfile.mkdtemp(prefix="tweetmood-import-")
+        try:
+            local = download_artifacts(artifact_uri=mlflow_uri, dst_path=tmp)
+            shutil.move(local, bento_model.path_of(MLFLOW_SUBDIR))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if not Path(bento_model.path_of(MLFLOW_SUBDIR), "MLmodel").is_file():
+            raise ImportError_(f"{mlflow_uri} is not an MLflow model (no MLmodel file)")
+        if onnx_int8:
+            from training.onnx_runtime import export_onnx
+
+            path = Path(bento_model.path)
+            export_onnx(path, path, path / Path(ONNX_INT8_PATH).parent, quantize=True)
+    return bentoml.models.get(bento_model.tag)
+
+
+def import_model(
+    cfg: MlflowConfig, model_uri: str | None = None, force: bool = False, onnx_int8: bool = False
+) -> ImportResult:
+    """Import the registered model into the BentoML store as ``tweet-mood`` (reusing an earlier import).
+
+    ``onnx_int8``: also store ``onnx/model.int8.onnx`` (serve it with TWEETMOOD_RUNTIME=onnx-int8); an
+    earlier import of the same version without it is not reused but imported again, with it.
+    """
     import mlflow
 
     mlflow.set_tracking_uri(cfg.tracking_uri)
     model_uri = model_uri or f"models:/{cfg.registered_model}@{cfg.alias}"
     mv = _resolve_version(cfg, model_uri)
-    existing = None if force else find_imported(mv.name, mv.version)
+    existing = None if force else find_imported(mv.name, mv.version, need_onnx_int8=onnx_int8)
     if existing is not None:
         print(
             f"[import] {model_uri} = {mv.name} v{mv.version}: already imported as {existing.tag}, reusing it"
         )
-        return ImportResult(str(existing.tag), str(mv.version), reused=True)
+        return ImportResult(
+            str(existing.tag), str(mv.version), reused=True, onnx_int8=has_onnx_int8(existing)
+        )
+    if onnx_int8 and not force and (plain := find_imported(mv.name, mv.version)) is not None:
+        print(
+            f"[import] {mv.name} v{mv.version} was imported as {plain.tag} without the ONNX int8 variant; "
+            "importing it again with it"
+        )
     labels, metadata = _lineage(mv)
+    metadata["runtime_variants"] = ["pytorch", "onnx-int8"] if onnx_int8 else ["pytorch"]
     # Pin the exact version (not the alias), so the BentoML model is what the labels say.
-    bento_model = bentoml.mlflow.import_model(
-        BENTO_MODEL_NAME, f"models:/{mv.name}/{mv.version}", labels=labels, metadata=metadata
-    )
+    bento_model = _create_bento_model(f"models:/{mv.name}/{mv.version}", labels, metadata, onnx_int8)
     print(f"[import] {model_uri} = {mv.name} v{mv.version} → BentoML model {bento_model.tag}")
-    return ImportResult(str(bento_model.tag), str(mv.version), reused=False)
+    return ImportResult(str(bento_model.tag), str(mv.version), reused=False, onnx_int8=onnx_int8)

@@ -35,6 +35,7 @@ from training.metrics import (
     confusion_matrix,
     plot_confusion_matrix,
 )
+from training.model_card import render_model_card
 from training.modeling import build_model
 from training.registry import (
     AliasDecision,
@@ -212,7 +213,7 @@ def train(cfg: Config) -> TrainResult:
         trainer, callback = _fit(cfg, model, tokenizer, datasets)
         if not trainer.is_world_process_zero():
             return TrainResult(None, None, None, {}, {}, None, callback.train_losses)
-        return _finish(cfg, trainer, tokenizer, datasets, callback, started)
+        return _finish(cfg, trainer, tokenizer, datasets, report, callback, started)
     finally:
         if main and mlflow.active_run():
             mlflow.end_run()
@@ -231,7 +232,7 @@ def _tag_version(cfg: Config, version_: str, val: dict, test: dict) -> None:
         client.set_model_version_tag(cfg.mlflow.registered_model, version_, key, value)
 
 
-def evaluate_and_register(cfg: Config, model, tokenizer, datasets, fit_offsets: bool):
+def evaluate_and_register(cfg: Config, model, tokenizer, datasets, report: DataReport, fit_offsets: bool):
     """In the active MLflow run: (decision rule,) validation and test metrics, log, register, alias.
 
     Validation selected the checkpoint (and fits the offsets); test is evaluated once, here.
@@ -249,15 +250,20 @@ def evaluate_and_register(cfg: Config, model, tokenizer, datasets, fit_offsets: 
     decision = None
     if version_:
         _tag_version(cfg, version_, val, test)
+        card = render_model_card(cfg, report, val, test)
+        mlflow.MlflowClient().update_model_version(cfg.mlflow.registered_model, version_, description=card)
+        mlflow.log_text(card, "MODEL_CARD.md")
         score = mlflow.get_run(mlflow.active_run().info.run_id).data.metrics[cfg.mlflow.selection_metric]
         decision = promote_if_better(cfg.mlflow, version_, score)
     return val, test, info, version_, decision
 
 
-def _finish(cfg: Config, trainer: Trainer, tokenizer, datasets, callback, started: float) -> TrainResult:
+def _finish(
+    cfg: Config, trainer: Trainer, tokenizer, datasets, report: DataReport, callback, started: float
+) -> TrainResult:
     model = trainer.model.eval()
     val, test, info, version_, decision = evaluate_and_register(
-        cfg, model, tokenizer, datasets, cfg.train.fit_logit_offsets
+        cfg, model, tokenizer, datasets, report, cfg.train.fit_logit_offsets
     )
     trainer.save_model(str(Path(cfg.train.output_dir) / "final"))
     wall = time.perf_counter() - started
@@ -277,7 +283,9 @@ def calibrate(cfg: Config, model_uri: str) -> TrainResult:
     with mlflow.start_run(run_name=f"{cfg.run_name or 'run'}-calibrated"):
         _log_run_inputs(cfg, report)
         mlflow.set_tag("calibrated_from", model_uri)
-        val, test, info, version_, decision = evaluate_and_register(cfg, model, tokenizer, datasets, True)
+        val, test, info, version_, decision = evaluate_and_register(
+            cfg, model, tokenizer, datasets, report, True
+        )
         wall = time.perf_counter() - started
         mlflow.log_metric("wall_time_s", wall)
         run_id = mlflow.active_run().info.run_id

@@ -38,3 +38,43 @@ def test_bento_build(stack):
     assert "FROM python:3.11" in dockerfile
     requirements = (bento / "env" / "python" / "requirements.txt").read_text().splitlines()
     assert "torch==2.13.0" in requirements and "bentoml==1.4.40" in requirements
+
+
+def test_imported_model_carries_lineage_and_card(stack):
+    name, version = stack["tag"].split(":")
+    info = yaml.safe_load(
+        (Path(stack["env"]["BENTOML_HOME"]) / "models" / name / version / "model.yaml").read_text()
+    )
+    assert info["labels"]["registered_model"] == "tweet-mood" and info["labels"]["mlflow_version"] == "1"
+    assert len(info["labels"]["mlflow_run_id"]) == 32
+    meta = info["metadata"]
+    assert meta["labels"] == ["negative", "neutral", "positive"]
+    assert 0 <= meta["test_macro_recall"] <= 1 and len(meta["train_data_sha256"]) == 64
+    assert "## Limitations" in meta["model_card"]
+
+
+def test_reimport_reuses_and_missing_champion_is_a_clear_error(stack, tmp_path):
+    from tests.integration.conftest import run_cli
+
+    out = run_cli(["import-model", *stack["sets"]], stack["env"])
+    assert f"already imported as {stack['tag']}, reusing it" in out
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training.cli",
+            "import-model",
+            "--set",
+            f"mlflow.tracking_uri=sqlite:///{tmp_path}/x.db",
+        ],
+        cwd=ROOT,
+        env=stack["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert (
+        "not in the MLflow registry" in proc.stderr
+        and "tweetmood train --config configs/quick.yaml" in proc.stderr
+    )

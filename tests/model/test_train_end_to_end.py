@@ -91,3 +91,11 @@ def test_decision_rule_is_fitted_on_validation_and_saved_in_the_model(two_runs):
         predict_logits(local, tokenizer, texts, max_length=32),
         atol=1e-5,
     )
+
+
+def test_model_card_is_in_the_registry(two_runs):
+    tmp, first, _ = two_runs
+    mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
+    card = MlflowClient().get_model_version("tweet-mood", first.registered_version).description
+    assert f"test macro-recall {first.test_metrics['macro_recall']:.4f}" in card
+    assert "## Limitations" in card and "Sarcasm" in card
