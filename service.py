@@ -24,7 +24,7 @@ from training.schemas import (
     MoodRequest,
     MoodResponse,
 )
-from training.serving import MoodModel, ServingSettings, device_policy, to_prediction
+from training.serving import ServingSettings, device_policy, load_mood_model, to_prediction
 from training.text import normalize_tweet
 
 log = logging.getLogger("bentoml.tweet_mood")
@@ -47,7 +47,7 @@ class TweetMoodModel:
 
     def __init__(self) -> None:
         policy = device_policy(SETTINGS.device, SETTINGS.model_workers, SETTINGS.torch_threads or None)
-        self.model = MoodModel(self.bento_model.path, policy, batch_size=SETTINGS.effective_batch_size)
+        self.model = load_mood_model(self.bento_model.path, policy, SETTINGS)
         self.tag = str(self.bento_model.tag)
 
     @bentoml.api(

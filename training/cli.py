@@ -66,7 +66,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from training.importer import import_model
 
     cfg = load_config(args.config, args.overrides)
-    import_model(cfg.mlflow, args.model_uri, force=args.force)
+    import_model(cfg.mlflow, args.model_uri, force=args.force, onnx_int8=args.onnx_int8)
     return 0
 
 
@@ -117,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--model-uri", default=None, help="default: models:/<registered_model>@<alias> from the config"
     )
     p.add_argument("--force", action="store_true", help="import again even if this version was imported")
+    p.add_argument(
+        "--onnx-int8",
+        action="store_true",
+        help="also store an int8 ONNX Runtime variant (serve with TWEETMOOD_RUNTIME=onnx-int8); "
+        'needs pip install -e ".[onnx]"',
+    )
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("analyze", help="score a tweet archive and chart the author's mood over time")

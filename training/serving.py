@@ -7,7 +7,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from training.importer import MLFLOW_SUBDIR
 from training.inference import predict_logits, softmax
 from training.labels import LABELS
+
+if TYPE_CHECKING:
+    from training.onnx_runtime import OnnxMoodModel
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,13 @@ def device_policy(requested: str = "auto", workers: int = 1, threads: int | None
     return DevicePolicy("cpu", torch.float32, threads or max(1, cores // max(1, workers)))
 
 
+def model_files(model_dir: Path) -> tuple[Path, Path]:
+    """(weights folder, tokenizer folder) of a BentoML model imported from MLflow, or of an HF folder."""
+    if (model_dir / MLFLOW_SUBDIR).is_dir():
+        return model_dir / MLFLOW_SUBDIR / "model", model_dir / MLFLOW_SUBDIR / "components" / "tokenizer"
+    return model_dir, model_dir
+
+
 class MoodModel:
     """The fine-tuned classifier, loaded from a BentoML model folder (or any HF model folder)."""
 
@@ -47,13 +57,7 @@ class MoodModel:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         model_dir = Path(model_dir)
-        if (model_dir / MLFLOW_SUBDIR).is_dir():  # a BentoML model imported from MLflow
-            weights, tok_dir = (
-                model_dir / MLFLOW_SUBDIR / "model",
-                model_dir / MLFLOW_SUBDIR / "components" / "tokenizer",
-            )
-        else:
-            weights = tok_dir = model_dir
+        weights, tok_dir = model_files(model_dir)
         self.policy = policy or device_policy()
         if self.policy.threads:
             torch.set_num_threads(self.policy.threads)
@@ -77,6 +81,24 @@ class MoodModel:
         return softmax(predict_logits(self.model, self.tokenizer, texts, self.batch_size))
 
 
+Runtime = Literal["pytorch", "onnx-int8"]
+
+
+def load_mood_model(
+    model_dir: str | Path, policy: DevicePolicy | None = None, settings: ServingSettings | None = None
+) -> MoodModel | OnnxMoodModel:
+    """The model for ``settings.runtime``: :class:`MoodModel` (PyTorch) or ``OnnxMoodModel`` (ONNX int8)."""
+    settings = settings or ServingSettings()
+    policy = policy or device_policy(settings.device, settings.model_workers, settings.torch_threads or None)
+    if settings.runtime == "onnx-int8":
+        if policy.device == "cuda" and settings.device == "auto":  # int8 ONNX runs on the CPU
+            policy = device_policy("cpu", settings.model_workers, settings.torch_threads or None)
+        from training.onnx_runtime import OnnxMoodModel  # onnxruntime is an optional dependency
+
+        return OnnxMoodModel(model_dir, policy, batch_size=settings.effective_batch_size)
+    return MoodModel(model_dir, policy, batch_size=settings.effective_batch_size)
+
+
 def to_prediction(probs) -> dict:
     """One row of probabilities → ``{"label": ..., "scores": {...}}`` (label = arg-max)."""
     scores = {label: float(p) for label, p in zip(LABELS, probs, strict=True)}
@@ -89,6 +111,10 @@ class ServingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model_tag: str = Field("tweet-mood:latest", description="BentoML model to serve.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    runtime: Runtime = Field(
+        "pytorch",
+        description="'onnx-int8': ONNX Runtime with int8 weights (CPU; needs an import with --onnx-int8).",
+    )
     model_workers: int = Field(1, ge=1, description="Model service processes.")
     api_workers: int = Field(1, ge=1, description="API service processes.")
     torch_threads: int = Field(
