@@ -99,3 +99,17 @@ def test_model_card_is_in_the_registry(two_runs):
     card = MlflowClient().get_model_version("tweet-mood", first.registered_version).description
     assert f"test macro-recall {first.test_metrics['macro_recall']:.4f}" in card
     assert "## Limitations" in card and "Sarcasm" in card
+
+
+def test_standalone_evaluate_matches_the_run(two_runs):
+    import json
+
+    from training.evaluate import evaluate
+
+    tmp, first, _ = two_runs
+    cfg = load_config(TINY_CONFIG, tiny_overrides(tmp))
+    metrics = evaluate(cfg, f"runs:/{first.run_id}/model", "test", tmp / "eval")
+    assert metrics["macro_recall"] == pytest.approx(first.test_metrics["macro_recall"])
+    saved = json.loads((tmp / "eval" / "metrics_test.json").read_text())
+    assert saved["macro_recall"] == pytest.approx(metrics["macro_recall"])
+    assert (tmp / "eval" / "confusion_test.png").stat().st_size > 0
