@@ -52,3 +52,27 @@ lint: setup
 
 clean:
 	rm -rf outputs bentoml-home mlartifacts mlflow.db
+
+# Load tests (load_tests/README.md). `make loadtest` needs a running server (`make serve`);
+# `make bench` starts and stops its own servers; `make soak` starts its own unless SOAK_URL is set.
+.PHONY: loadtest bench soak
+LOCUST_USERS ?= 16
+LOCUST_TIME ?= 60s
+P95_MS ?= 1000
+loadtest: setup
+	mkdir -p outputs/locust
+	$(BIN)/locust -f load_tests/locustfile.py --headless -u $(LOCUST_USERS) -r 4 -t $(LOCUST_TIME) \
+		--host http://127.0.0.1:$(PORT) --csv outputs/locust/run --only-summary; \
+		$(BIN)/python load_tests/check_locust.py outputs/locust/run --p95-ms $(P95_MS)
+
+MODEL_TAG ?= tweet-mood:latest
+STAGES ?= inproc,bento,nobatch,mlflow
+MLFLOW_URI ?= sqlite:///mlflow.db
+bench: setup
+	$(BIN)/python load_tests/bench.py --model-tag $(MODEL_TAG) --out outputs/bench --stages $(STAGES) \
+		--mlflow-uri $(MLFLOW_URI)
+
+SOAK_MINUTES ?= 10
+soak: setup
+	$(BIN)/python load_tests/soak.py --minutes $(SOAK_MINUTES) --out outputs/soak/soak.json \
+		$(if $(SOAK_URL),--url $(SOAK_URL) $(if $(SOAK_PID),--pid $(SOAK_PID)),--start-server --model-tag $(MODEL_TAG))
