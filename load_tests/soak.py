@@ -7,8 +7,9 @@
 
 Load: ``--concurrency`` closed-loop clients (default 8), optionally capped at ``--rate`` req/s overall,
 posting /classify and, every ``--batch-every``-th request, a /classify_batch of 1-32 tweets.
-Memory: the RSS summed over the server's process tree (psutil), sampled after a warm-up (the
-baseline), every ``--sample-s`` seconds and at the end. Exit 1 on any failed request (non-200,
+Memory: the RSS summed over the server's process tree (psutil), sampled at the start, every
+``--sample-s`` seconds and at the end; the baseline is the sample ``--settle-s`` (60) seconds into
+the load, once the allocator has seen the batch shapes. Exit 1 on any failed request (non-200,
 bad body, transport error) or when RSS grew more than ``--max-rss-growth-mb`` (default 200 MB)
 over the baseline. Bounded: the run stops after ``--minutes``, in-flight requests time out.
 """
@@ -135,11 +136,19 @@ async def soak(args, texts: list[str], pid: int | None) -> dict:
                     await asyncio.sleep(max(0.0, gap - (time.monotonic() - started)))
 
         async def sampler() -> None:
+            settle_at = t0 + args.settle_s if 0 < args.settle_s < args.minutes * 60 else None
+            next_at = t0 + args.sample_s
             while True:
-                await asyncio.sleep(min(args.sample_s, max(0.0, end - time.monotonic())))
+                due = min(x for x in (next_at, settle_at, end) if x is not None)
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
                 if time.monotonic() >= end:
                     return
-                sample("periodic")
+                if settle_at is not None and time.monotonic() >= settle_at:
+                    sample("baseline")
+                    settle_at = None
+                else:
+                    sample("periodic")
+                    next_at += args.sample_s
 
         await asyncio.wait_for(
             asyncio.gather(sampler(), *(client_loop() for _ in range(args.concurrency))),
@@ -162,7 +171,13 @@ def parse_args(argv=None):
     ap.add_argument("--rate", type=float, default=0.0, help="overall req/s cap (0: as fast as answered)")
     ap.add_argument("--batch-every", type=int, default=10, help="every Nth request is a batch (0: never)")
     ap.add_argument("--sample-s", type=float, default=30.0, help="RSS sampling period")
-    ap.add_argument("--max-rss-growth-mb", type=float, default=200.0)
+    ap.add_argument("--max-rss-growth-mb", type=float, default=200.0, help="over the baseline")
+    ap.add_argument(
+        "--settle-s",
+        type=float,
+        default=60.0,
+        help="the RSS baseline is taken this long into the load (allocator warm-up); 0: at the start",
+    )
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--request-timeout", type=float, default=60.0)
     ap.add_argument("--data-csv", type=Path, help="tweets CSV (default: TWEETMOOD_DATA_DIR/validation.csv)")
@@ -179,7 +194,8 @@ def parse_args(argv=None):
 def report(args, stats: dict) -> int:
     lat = stats["lat_ms"]
     samples = stats["samples"]
-    growth = samples[-1]["rss_mb"] - samples[0]["rss_mb"] if len(samples) >= 2 else None
+    base = next((s for s in samples if s["phase"] == "baseline"), samples[0] if samples else None)
+    growth = samples[-1]["rss_mb"] - base["rss_mb"] if len(samples) >= 2 else None
     summary = {
         "url": args.url,
         "minutes": args.minutes,
@@ -193,7 +209,9 @@ def report(args, stats: dict) -> int:
         "p95_ms": pct(lat, 95),
         "p99_ms": pct(lat, 99),
         "rss_samples": samples,
+        "rss_baseline": base,
         "rss_growth_mb": growth,
+        "rss_growth_since_start_mb": samples[-1]["rss_mb"] - samples[0]["rss_mb"] if samples else None,
         "max_rss_growth_mb": args.max_rss_growth_mb,
         "failures": stats["failures"],
     }
@@ -205,8 +223,9 @@ def report(args, stats: dict) -> int:
     )
     if growth is not None:
         print(
-            f"RSS {samples[0]['rss_mb']:.0f} MB → {samples[-1]['rss_mb']:.0f} MB "
-            f"(growth {growth:+.1f} MB, limit {args.max_rss_growth_mb:.0f} MB)"
+            f"RSS {samples[0]['rss_mb']:.0f} MB at start, {base['rss_mb']:.0f} MB at the baseline "
+            f"({base['t_s']:.0f} s), {samples[-1]['rss_mb']:.0f} MB at the end: growth since the baseline "
+            f"{growth:+.1f} MB (limit {args.max_rss_growth_mb:.0f} MB)"
         )
     else:
         print("RSS not sampled (give --pid of the server, or use --start-server)")
