@@ -50,8 +50,11 @@ class TweetMoodModel:
         self.model = load_mood_model(self.bento_model.path, policy, SETTINGS)
         self.tag = str(self.bento_model.tag)
 
+    # Batching off (the benchmark's baseline): a plain endpoint; the API sends one text per call.
     @bentoml.api(
-        batchable=True, max_batch_size=SETTINGS.effective_batch_size, max_latency_ms=SETTINGS.max_latency_ms
+        batchable=SETTINGS.batching,
+        max_batch_size=SETTINGS.max_batch_size,
+        max_latency_ms=SETTINGS.max_latency_ms,
     )
     def predict(self, texts: list[str]) -> list[list[float]]:
         return self.model.predict_proba(texts).tolist()
