@@ -60,7 +60,8 @@ def export_onnx(model_dir_or_model, tokenizer, out_dir: str | Path, quantize: bo
     """Export the classifier to ``out_dir/model.fp32.onnx``, or (``quantize``) ``out_dir/model.int8.onnx``.
 
     ``model_dir_or_model``: a loaded model, an HF folder or a BentoML model folder; ``tokenizer``:
-    a tokenizer or a folder. Returns the path written. The labels are stored in the ONNX metadata.
+    a tokenizer or a folder (a given model is put in eval mode, fp32, on the CPU). Returns the path
+    written. The labels are stored in the ONNX metadata.
     """
     model = _load_torch_model(model_dir_or_model)
     model = model.float().cpu().eval()
@@ -99,13 +100,21 @@ def export_onnx(model_dir_or_model, tokenizer, out_dir: str | Path, quantize: bo
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         int8 = out_dir / INT8_FILE
-        quantize_dynamic(
-            str(fp32),
-            str(int8),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            extra_options={"DefaultTensorType": TensorProto.FLOAT},
-        )
+        # quantize_dynamic logs a root-logger warning suggesting quant_pre_process (shape inference and
+        # graph optimisation); ONNX Runtime optimises the graph when it loads it, so it is not needed.
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(max(level, logging.ERROR))
+        try:
+            quantize_dynamic(
+                str(fp32),
+                str(int8),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                extra_options={"DefaultTensorType": TensorProto.FLOAT},
+            )
+        finally:
+            root.setLevel(level)
     _write_labels(int8, labels)
     log.info("exported %s (%.1f MB)", INT8_FILE, int8.stat().st_size / 1e6)
     return int8
