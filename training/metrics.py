@@ -59,6 +59,18 @@ def classification_report(metrics: dict[str, float], labels: tuple[str, ...] = L
     return "\n".join(lines)
 
 
+def save_figure(fig, path: Path) -> Path:
+    """Write a matplotlib figure as PNG (creating its folder) and free it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_confusion_matrix(cm: np.ndarray, path: Path, title: str, labels: tuple[str, ...] = LABELS) -> Path:
     """Counts and row-normalised shares (= per-class recall on the diagonal) as a PNG."""
     import matplotlib
@@ -79,9 +91,4 @@ def plot_confusion_matrix(cm: np.ndarray, path: Path, title: str, labels: tuple[
     ax.set_ylabel("true")
     ax.set_title(title)
     fig.colorbar(im, ax=ax, label="share of true class")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

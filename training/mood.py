@@ -11,6 +11,7 @@ from typing import Literal
 import pandas as pd
 
 from training.labels import LABELS
+from training.metrics import save_figure
 
 Freq = Literal["D", "W", "M"]
 FREQ_NAMES = {"D": "day", "W": "week", "M": "month"}
@@ -75,12 +76,7 @@ def plot_timeline(timeline: pd.DataFrame, path: Path, title: str, freq: Freq) ->
     ax.legend(handles, names, loc="upper left", fontsize=8, ncol=4)
     ax.set_title(f"{title} — per {FREQ_NAMES[freq]} (n = {int(timeline['n'].sum())} tweets)")
     fig.autofmt_xdate()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _extreme_tweets(scored: pd.DataFrame, start, freq: Freq, column: str, k: int) -> list[str]:
