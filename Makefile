@@ -18,7 +18,7 @@ export BENTOML_HOME ?= $(CURDIR)/bentoml-home
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,onnx]'
 	touch $@
 
 setup: $(BIN)/.installed

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
-from tests.integration.conftest import run_cli
+from tests.integration.conftest import cli, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -43,28 +43,8 @@ def test_analyze_over_http(server, stack, tmp_path):
 
 
 def test_analyze_reports_unreachable_server(stack, tmp_path):
-    import subprocess
-    import sys
-
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "training.cli",
-            "analyze",
-            str(ROOT / "tests" / "fixtures" / "messy_archive.csv"),
-            "--url",
-            "http://127.0.0.1:9",
-            "--out",
-            str(tmp_path),
-            "--retries",
-            "1",
-        ],
-        cwd=ROOT,
-        env=stack["env"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    archive = str(ROOT / "tests" / "fixtures" / "messy_archive.csv")
+    args = ["analyze", archive, "--url", "http://127.0.0.1:9", "--out", str(tmp_path), "--retries", "1"]
+    proc = cli(args, stack["env"], timeout=300)
     assert proc.returncode == 2
     assert "failed 2 times" in proc.stderr and "ConnectError" in proc.stderr

@@ -38,6 +38,7 @@ def test_bento_build(stack):
     assert "FROM python:3.11" in dockerfile
     requirements = (bento / "env" / "python" / "requirements.txt").read_text().splitlines()
     assert "torch==2.13.0" in requirements and "bentoml==1.4.40" in requirements
+    assert "onnxruntime==1.32.0" in requirements
 
 
 def test_imported_model_carries_lineage_and_card(stack):
@@ -54,25 +55,11 @@ def test_imported_model_carries_lineage_and_card(stack):
 
 
 def test_reimport_reuses_and_missing_champion_is_a_clear_error(stack, tmp_path):
-    from tests.integration.conftest import run_cli
+    from tests.integration.conftest import cli, run_cli
 
     out = run_cli(["import-model", *stack["sets"]], stack["env"])
     assert f"already imported as {stack['tag']}, reusing it" in out
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "training.cli",
-            "import-model",
-            "--set",
-            f"mlflow.tracking_uri=sqlite:///{tmp_path}/x.db",
-        ],
-        cwd=ROOT,
-        env=stack["env"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = cli(["import-model", "--set", f"mlflow.tracking_uri=sqlite:///{tmp_path}/x.db"], stack["env"], 120)
     assert proc.returncode == 2
     assert (
         "not in the MLflow registry" in proc.stderr
