@@ -11,8 +11,9 @@ LIMITATIONS = """\
 - Sarcasm and irony are often read literally ("great, another delay").
 - Domain shift: trained on SemEval 2013–2016 tweets from many authors; one politician's tweets (the demo)
   differ in topic and style. Treat per-week moves of a few points as noise.
-- The test set is more negative than train (32 % vs 16 % negative); the optional decision rule
-  (logit offsets fitted on validation) compensates for part of that, which also shifts probabilities.
+- The test set is more negative than train (32 % vs 16 % negative). The optional decision rule (logit
+  offsets) is fitted on validation, whose mix matches train, so it can over- or under-shoot on a set
+  mixed differently; it also shifts the probabilities.
 - English only; text is truncated to the configured max length."""
 
 
