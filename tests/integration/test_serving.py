@@ -174,3 +174,13 @@ def test_health_metrics_and_docs(server):
     assert "Paris" in str(spec["paths"]["/classify"]) or "Paris" in str(spec.get("components"))
     docs = httpx.get(f"{url}/docs", follow_redirects=True)
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_bentoml_python_client(server):
+    import bentoml
+
+    with bentoml.SyncHTTPClient(server["url"], server_ready_timeout=30) as client:
+        single = client.classify({"text": "I love this!"})
+        batch = client.classify_batch({"texts": ["I love this!", "I hate this."]})
+    assert single["model"] == server["tag"] and single["label"] in LABELS
+    assert batch["results"][0]["scores"] == pytest.approx(single["scores"], abs=1e-5)
