@@ -163,12 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     from training.archive import ArchiveError
     from training.config import ConfigError
     from training.data import DataError
-    from training.importer import ImportError_
+    from training.importer import ModelImportError
     from training.modeling import SupplyChainError
 
     try:
         return args.func(args)
-    except (ConfigError, DataError, SupplyChainError, ImportError_, ArchiveError, ScoringError) as err:
+    except (ConfigError, DataError, SupplyChainError, ModelImportError, ArchiveError, ScoringError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -20,7 +20,7 @@ MLFLOW_SUBDIR = "mlflow_model"
 ONNX_INT8_PATH = "onnx/model.int8.onnx"
 
 
-class ImportError_(RuntimeError):
+class ModelImportError(RuntimeError):
     """The registry holds nothing to import; the message says which command creates it."""
 
 
@@ -38,7 +38,7 @@ def _resolve_version(cfg: MlflowConfig, model_uri: str):
     from mlflow.tracking import MlflowClient
 
     if not model_uri.startswith("models:/"):
-        raise ImportError_(f"{model_uri}: expected models:/NAME@ALIAS or models:/NAME/VERSION")
+        raise ModelImportError(f"{model_uri}: expected models:/NAME@ALIAS or models:/NAME/VERSION")
     ref = model_uri.removeprefix("models:/")
     client = MlflowClient()
     try:
@@ -48,7 +48,7 @@ def _resolve_version(cfg: MlflowConfig, model_uri: str):
         name, _, version = ref.partition("/")
         return client.get_model_version(name, version)
     except MlflowException as err:
-        raise ImportError_(
+        raise ModelImportError(
             f"{model_uri} is not in the MLflow registry at {cfg.tracking_uri} ({err.error_code}). "
             "Train and register one first: tweetmood train --config configs/quick.yaml"
         ) from None
@@ -132,7 +132,7 @@ def _create_bento_model(mlflow_uri: str, labels: dict, metadata: dict, onnx_int8
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         if not Path(bento_model.path_of(MLFLOW_SUBDIR), "MLmodel").is_file():
-            raise ImportError_(f"{mlflow_uri} is not an MLflow model (no MLmodel file)")
+            raise ModelImportError(f"{mlflow_uri} is not an MLflow model (no MLmodel file)")
         if onnx_int8:
             from training.onnx_runtime import export_onnx
 
