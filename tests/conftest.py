@@ -12,14 +12,15 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
 
+from load_tests.common import data_dir  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_DATA = ROOT / "tests" / "fixtures" / "tweets"
 TINY_CONFIG = ROOT / "configs" / "tiny.yaml"
 
 
-def real_data_dir() -> Path:
-    """The data directory in use: TWEETMOOD_DATA_DIR, else the shared data beside the repo."""
-    return Path(os.environ.get("TWEETMOOD_DATA_DIR", ROOT / ".." / "shared" / "data" / "tweet-sentiment"))
+# The data directory in use: TWEETMOOD_DATA_DIR, else the shared data beside the repo (as the load tools).
+real_data_dir = data_dir
 
 
 @pytest.fixture(scope="session")
