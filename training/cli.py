@@ -30,9 +30,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     result = train(load_config(args.config, args.overrides))
     if result.run_id is None:  # a non-zero rank of a multi-GPU run
         return 0
+    test = result.test_metrics.get("macro_recall")
+    test_text = f"test macro-recall {test:.4f}" if test is not None else "test not evaluated (a trial)"
     print(
-        f"\nrun {result.run_id}: val macro-recall {result.val_metrics['macro_recall']:.4f}, "
-        f"test macro-recall {result.test_metrics['macro_recall']:.4f} "
+        f"\nrun {result.run_id}: val macro-recall {result.val_metrics['macro_recall']:.4f}, {test_text} "
         f"({result.wall_time_s / 60:.1f} min)\nmodel {result.model_uri}, registered version "
         f"{result.registered_version}"
     )
@@ -49,6 +50,30 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         f"(offsets fitted on it), test macro-recall {result.test_metrics['macro_recall']:.4f}; "
         f"registered version {result.registered_version}"
     )
+    return 0
+
+
+def _cmd_select(args: argparse.Namespace) -> int:
+    from training.config import load_config
+    from training.selection import select_model
+
+    selection = select_model(load_config(args.config, args.overrides), args.model_uri, args.evaluate_test)
+    print("\nvalidation macro-recall:")
+    for c in selection.candidates:
+        print(f"  {c.macro_recall:.4f}  {c.name}")
+    if selection.soup:
+        print(f"  {selection.soup.macro_recall:.4f}  {selection.soup.name}  (1x inference cost)")
+    cost = len(selection.candidates)
+    print(f"  {selection.ensemble.macro_recall:.4f}  {selection.ensemble.name}  ({cost}x inference cost)")
+    print(
+        f"decision rule, cross-fitted: {selection.offsets_oof:.4f} vs arg-max {selection.offsets_raw:.4f} -> "
+        f"{'logit offsets' if selection.use_offsets else 'arg-max'}\nchosen: {selection.chosen}"
+    )
+    if selection.test:
+        print(
+            f"test macro-recall (evaluated once) {selection.test['macro_recall']:.4f}; "
+            f"registered version {selection.registered_version}"
+        )
     return 0
 
 
@@ -103,6 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--model-uri", required=True, help="e.g. runs:/<run_id>/model or models:/tweet-mood/3")
     p.set_defaults(func=_cmd_calibrate)
+
+    p = sub.add_parser(
+        "select", help="choose among trial models on validation (soup, ensemble, decision rule); test once"
+    )
+    _add_config_args(p)
+    p.add_argument(
+        "--model-uri", action="append", required=True, help="a trial model, e.g. runs:/<id>/model (repeat)"
+    )
+    p.add_argument(
+        "--evaluate-test", action="store_true", help="evaluate the chosen model on test once and register it"
+    )
+    p.set_defaults(func=_cmd_select)
 
     p = sub.add_parser("evaluate", help="evaluate a logged model on a split")
     _add_config_args(p, required=False)

@@ -88,6 +88,15 @@ class TrainConfig(_Strict):
         False,
         description="Fit per-class logit offsets for macro-recall on validation; fold them into the model.",
     )
+    group_by_length: bool = Field(
+        False,
+        description="Batch tweets of similar length together: less padding, about twice as fast on CPU.",
+    )
+    evaluate_test: bool = Field(
+        True,
+        description="Evaluate on test and register the model. False for hyper-parameter trials: "
+        "validation only, the test set untouched, the model logged to the run but not registered.",
+    )
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         "auto", description="'auto': bf16 (or fp16) on a GPU, fp32 on CPU."
     )

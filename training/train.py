@@ -106,6 +106,7 @@ def _training_args(cfg: Config) -> TrainingArguments:
         warmup_steps=t.warmup_ratio,  # a float < 1 is a share of the total steps
         weight_decay=t.weight_decay,
         lr_scheduler_type=t.lr_scheduler,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         label_smoothing_factor=t.label_smoothing,
         seed=t.seed,
         eval_strategy=t.eval_strategy,
@@ -258,13 +259,30 @@ def evaluate_and_register(cfg: Config, model, tokenizer, datasets, report: DataR
     return val, test, info, version_, decision
 
 
+def evaluate_trial(cfg: Config, model, tokenizer, datasets, fit_offsets: bool):
+    """A hyper-parameter trial: validation metrics and the model, logged to the run; test untouched."""
+    with tempfile.TemporaryDirectory() as tmp:
+        val_logits = _predict(model, tokenizer, datasets["validation"], cfg)
+        if fit_offsets:
+            val_logits = _decision_rule(model, val_logits, datasets["validation"], Path(tmp))
+        val = _log_split(val_logits, datasets["validation"], "val", Path(tmp))
+    mlflow.set_tag("trial", "true")
+    info = log_transformers_model(model, tokenizer, registered_model=None)
+    return val, {}, info, None, None
+
+
 def _finish(
     cfg: Config, trainer: Trainer, tokenizer, datasets, report: DataReport, callback, started: float
 ) -> TrainResult:
     model = trainer.model.eval()
-    val, test, info, version_, decision = evaluate_and_register(
-        cfg, model, tokenizer, datasets, report, cfg.train.fit_logit_offsets
-    )
+    if cfg.train.evaluate_test:
+        val, test, info, version_, decision = evaluate_and_register(
+            cfg, model, tokenizer, datasets, report, cfg.train.fit_logit_offsets
+        )
+    else:
+        val, test, info, version_, decision = evaluate_trial(
+            cfg, model, tokenizer, datasets, cfg.train.fit_logit_offsets
+        )
     trainer.save_model(str(Path(cfg.train.output_dir) / "final"))
     wall = time.perf_counter() - started
     mlflow.log_metric("wall_time_s", wall)
