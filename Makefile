@@ -13,7 +13,7 @@ export BENTOML_DO_NOT_TRACK ?= True
 export TOKENIZERS_PARALLELISM ?= false
 export BENTOML_HOME ?= $(CURDIR)/bentoml-home
 
-.PHONY: setup demo train import bento serve analyze test lint clean
+.PHONY: setup demo train trial select import bento serve analyze test lint clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,18 @@ analyze: setup
 
 test: setup
 	$(BIN)/python -m pytest -q --timeout=900
+
+# Hyper-parameter trials of configs/full.yaml, validation only (README "Model quality"), e.g.
+#   make trial NAME=lr5e-5-ep3 SET="train.learning_rate=5e-5 train.epochs=3"
+# then choose among them on validation, and (TEST=1) test the choice once and register it:
+#   make select RUNS="<run id> <run id> ..." TEST=1
+trial: setup
+	$(BIN)/tweetmood train --config configs/full.yaml --set run_name=trial-$(NAME) \
+		--set train.output_dir=outputs/trials/$(NAME) --set train.evaluate_test=false $(foreach s,$(SET),--set $(s))
+
+select: setup
+	$(BIN)/tweetmood select --config configs/full.yaml $(foreach r,$(RUNS),--model-uri runs:/$(r)/model) \
+		$(if $(TEST),--evaluate-test)
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -17,17 +17,26 @@ LIMITATIONS = """\
 - English only; text is truncated to the configured max length."""
 
 
-def render_model_card(cfg: Config, report: DataReport, val: dict, test: dict) -> str:
+def render_model_card(
+    cfg: Config,
+    report: DataReport,
+    val: dict,
+    test: dict,
+    fit_offsets: bool | None = None,
+    provenance: str | None = None,
+) -> str:
+    """Markdown card; ``provenance`` says how the weights were made when not by one training run."""
+    if fit_offsets is None:
+        fit_offsets = cfg.train.fit_logit_offsets
     train, val_rows, test_rows = (report.splits[s] for s in ("train", "validation", "test"))
     per_class = ", ".join(f"{label} {test[f'{label}_recall']:.3f}" for label in LABELS)
-    selects = "selects the checkpoint" + (
-        " and fits the decision rule" if cfg.train.fit_logit_offsets else ""
-    )
+    selects = "selects the checkpoint" + (" and fits the decision rule" if fit_offsets else "")
     lines = [
         "# tweet-mood — tweet sentiment (negative / neutral / positive)",
         "",
         f"**Model**: DistilBERT-architecture sequence classifier, base `{cfg.model.base}`, "
         f"max length {cfg.model.max_length}.",
+        *([f"**Made by**: {provenance}"] if provenance else []),
         f"**Data**: TweetEval sentiment (SemEval-2017 Task 4A): {train.rows_kept} training tweets "
         f"(sha256 {train.sha256[:12]}…), validation {val_rows.rows_kept}, test {test_rows.rows_kept}.",
         "**Intended use**: the aggregate mood of many tweets (e.g. one author over time); not decisions "

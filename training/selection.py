@@ -158,6 +158,35 @@ def _plot(selection: Selection, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+def _plot_curves(selection: Selection, uris: list[str], path: Path) -> Path | None:
+    """Validation macro-recall during training, one line per candidate run (from its MLflow history)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    client = mlflow.MlflowClient()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    plotted = 0
+    for candidate, uri in zip(selection.candidates, uris, strict=True):
+        if not uri.startswith("runs:/"):
+            continue
+        history = client.get_metric_history(uri.split("/")[1], "val_macro_recall")
+        points = sorted((m.step, 100 * m.value) for m in history if m.step > 0)
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o", label=candidate.name)
+            plotted += 1
+    if not plotted:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel("validation macro-recall (%)")
+    ax.set_title("Trials: validation macro-recall during training")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
 def _log_selection(selection: Selection, uris: list[str], out_dir: Path) -> None:
     mlflow.set_tag("selection", "true")
     mlflow.log_params({f"candidate.{c.name}": uri for c, uri in zip(selection.candidates, uris, strict=True)})
@@ -181,6 +210,9 @@ def _log_selection(selection: Selection, uris: list[str], out_dir: Path) -> None
         }
     )
     mlflow.log_artifact(str(_plot(selection, out_dir / "selection.png")), "selection")
+    curves = _plot_curves(selection, uris, out_dir / "val_curves.png")
+    if curves:
+        mlflow.log_artifact(str(curves), "selection")
 
 
 def _candidate_name(uri: str) -> str:
@@ -214,6 +246,21 @@ def _choose(models, candidates, predict, labels, folds: int, seed: int):
     return selection, model
 
 
+def _provenance(selection: Selection) -> str:
+    rule = (
+        f"logit offsets (cross-fitted on validation: {selection.offsets_oof:.4f} vs arg-max "
+        f"{selection.offsets_raw:.4f})"
+        if selection.use_offsets
+        else f"arg-max (offsets did not help out of sample: {selection.offsets_oof:.4f} vs "
+        f"{selection.offsets_raw:.4f})"
+    )
+    if selection.soup:
+        made = f"weight average (greedy soup) of trial runs {', '.join(selection.soup_members)}"
+    else:
+        made = f"trial run {selection.chosen}"
+    return f"{made}, chosen on validation macro-recall; decision rule: {rule}."
+
+
 def select_model(
     cfg: Config, model_uris: list[str], evaluate_test: bool = False, folds: int = 5
 ) -> Selection:
@@ -243,6 +290,6 @@ def select_model(
         _log_selection(selection, model_uris, Path(tmp))
         if evaluate_test:
             selection.val, selection.test, _, selection.registered_version, _ = evaluate_and_register(
-                cfg, model, tokenizer, datasets, report, selection.use_offsets
+                cfg, model, tokenizer, datasets, report, selection.use_offsets, _provenance(selection)
             )
     return selection

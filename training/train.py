@@ -233,7 +233,15 @@ def _tag_version(cfg: Config, version_: str, val: dict, test: dict) -> None:
         client.set_model_version_tag(cfg.mlflow.registered_model, version_, key, value)
 
 
-def evaluate_and_register(cfg: Config, model, tokenizer, datasets, report: DataReport, fit_offsets: bool):
+def evaluate_and_register(
+    cfg: Config,
+    model,
+    tokenizer,
+    datasets,
+    report: DataReport,
+    fit_offsets: bool,
+    provenance: str | None = None,
+):
     """In the active MLflow run: (decision rule,) validation and test metrics, log, register, alias.
 
     Validation selected the checkpoint (and fits the offsets); test is evaluated once, here.
@@ -251,7 +259,7 @@ def evaluate_and_register(cfg: Config, model, tokenizer, datasets, report: DataR
     decision = None
     if version_:
         _tag_version(cfg, version_, val, test)
-        card = render_model_card(cfg, report, val, test)
+        card = render_model_card(cfg, report, val, test, fit_offsets, provenance)
         mlflow.MlflowClient().update_model_version(cfg.mlflow.registered_model, version_, description=card)
         mlflow.log_text(card, "MODEL_CARD.md")
         score = mlflow.get_run(mlflow.active_run().info.run_id).data.metrics[cfg.mlflow.selection_metric]

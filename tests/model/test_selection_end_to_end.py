@@ -56,7 +56,9 @@ def test_selection_scores_on_validation_then_tests_the_chosen_model_once(trials)
     version = client.get_model_version("tweet-mood", "1")
     run = client.get_run(version.run_id)
     assert run.data.tags["selection"] == "true"
+    assert "chosen on validation macro-recall" in version.description  # the model card says how it was made
     assert run.data.params["chosen"] == selection.chosen
     for key in ("ensemble_val_macro_recall", "offsets_oof_val_macro_recall", "test_macro_recall"):
         assert key in run.data.metrics, key
-    assert "selection/selection.png" in {a.path for a in client.list_artifacts(run.info.run_id, "selection")}
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "selection")}
+    assert plots == {"selection/selection.png", "selection/val_curves.png"}
