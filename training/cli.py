@@ -57,7 +57,9 @@ def _cmd_select(args: argparse.Namespace) -> int:
     from training.config import load_config
     from training.selection import select_model
 
-    selection = select_model(load_config(args.config, args.overrides), args.model_uri, args.evaluate_test)
+    selection = select_model(
+        load_config(args.config, args.overrides), args.model_uri, args.evaluate_test, min_gain=args.min_gain
+    )
     print("\nvalidation macro-recall:")
     for c in selection.candidates:
         print(f"  {c.macro_recall:.4f}  {c.name}")
@@ -67,7 +69,8 @@ def _cmd_select(args: argparse.Namespace) -> int:
     print(f"  {selection.ensemble.macro_recall:.4f}  {selection.ensemble.name}  ({cost}x inference cost)")
     print(
         f"decision rule, cross-fitted: {selection.offsets_oof:.4f} vs arg-max {selection.offsets_raw:.4f} -> "
-        f"{'logit offsets' if selection.use_offsets else 'arg-max'}\nchosen: {selection.chosen}"
+        f"{'logit offsets' if selection.use_offsets else 'arg-max'} (min gain {selection.min_gain})\n"
+        f"chosen: {selection.chosen}"
     )
     if selection.test:
         print(
@@ -138,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--evaluate-test", action="store_true", help="evaluate the chosen model on test once and register it"
+    )
+    p.add_argument(
+        "--min-gain",
+        type=float,
+        default=0.005,
+        help="validation macro-recall a soup or the decision rule must add to be adopted (default 0.005)",
     )
     p.set_defaults(func=_cmd_select)
 

@@ -46,9 +46,9 @@ def test_selection_scores_on_validation_then_tests_the_chosen_model_once(trials)
 
     assert [c.name for c in selection.candidates] == ["lr-3e-3", "lr-1e-3"]
     best_single = max(c.macro_recall for c in selection.candidates)
-    chosen_score = selection.soup.macro_recall if selection.soup else best_single
-    assert chosen_score >= best_single  # a soup is kept only when it does not lose on validation
-    assert selection.use_offsets == (selection.offsets_oof > selection.offsets_raw)
+    if selection.use_soup:  # a soup is adopted only when it gains min_gain on validation
+        assert selection.soup.macro_recall >= best_single + selection.min_gain
+    assert selection.use_offsets == (selection.offsets_oof >= selection.offsets_raw + selection.min_gain)
     assert 0 <= selection.test["macro_recall"] <= 1
     assert selection.registered_version == "1"
 
