@@ -14,6 +14,8 @@ LIMITATIONS = """\
 - The test set is more negative than train (32 % vs 16 % negative). The optional decision rule (logit
   offsets) is fitted on validation, whose mix matches train, so it can over- or under-shoot on a set
   mixed differently; it also shifts the probabilities.
+- Validation shares train's source (SemEval 2013–2016) and overstates quality on later tweets: compare
+  the validation and test figures above, and trust test.
 - English only; text is truncated to the configured max length."""
 
 

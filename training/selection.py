@@ -149,7 +149,7 @@ def _plot(selection: Selection, path: Path) -> Path:
         "soup (1x cost)": "#55a868",
         "decision rule, cross-fitted": "#c44e52",
     }
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.2))
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(rows) + 1.4))
     for y, (_, score, kind) in enumerate(rows):
         ax.barh(y, 100 * score, color=colours.get(kind, "#8172b2"), label=kind)
         ax.text(100 * score + 0.1, y, f"{100 * score:.2f}", va="center", fontsize=8)
@@ -159,7 +159,7 @@ def _plot(selection: Selection, path: Path) -> Path:
     ax.set_xlabel("validation macro-recall (%)")
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))
-    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="lower right")
+    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.set_title(f"Model selection on validation; chosen: {selection.chosen[:60]}", fontsize=9)
     return save_figure(fig, path)
 
@@ -262,8 +262,8 @@ def _provenance(selection: Selection) -> str:
         f"logit offsets (cross-fitted on validation: {selection.offsets_oof:.4f} vs arg-max "
         f"{selection.offsets_raw:.4f})"
         if selection.use_offsets
-        else f"arg-max (offsets did not help out of sample: {selection.offsets_oof:.4f} vs "
-        f"{selection.offsets_raw:.4f})"
+        else f"arg-max (offsets, cross-fitted on validation: {selection.offsets_oof:.4f} vs arg-max "
+        f"{selection.offsets_raw:.4f}, less than the {selection.min_gain} needed)"
     )
     if selection.use_soup:
         made = f"weight average (greedy soup) of trial runs {', '.join(selection.soup_members)}"
