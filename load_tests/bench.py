@@ -386,11 +386,9 @@ def print_table(res: dict) -> None:
 
 
 def plot(res: dict, path: Path) -> None:
-    import matplotlib
+    from training.metrics import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     st = res["stages"]
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4.8))
     for s, color in (("bento", "tab:blue"), ("nobatch", "tab:orange"), ("mlflow", "tab:green")):

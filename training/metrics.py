@@ -59,6 +59,16 @@ def classification_report(metrics: dict[str, float], labels: tuple[str, ...] = L
     return "\n".join(lines)
 
 
+def pyplot():
+    """matplotlib.pyplot on the headless Agg backend (imported late: plotting is off the hot paths)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def save_figure(fig, path: Path) -> Path:
     """Write a matplotlib figure as PNG (creating its folder) and free it."""
     import matplotlib.pyplot as plt
@@ -73,11 +83,7 @@ def save_figure(fig, path: Path) -> Path:
 
 def plot_confusion_matrix(cm: np.ndarray, path: Path, title: str, labels: tuple[str, ...] = LABELS) -> Path:
     """Counts and row-normalised shares (= per-class recall on the diagonal) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     shares = _safe_div(cm.astype(float), cm.sum(axis=1, keepdims=True))
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
     im = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)

@@ -11,7 +11,7 @@ from typing import Literal
 import pandas as pd
 
 from training.labels import LABELS
-from training.metrics import save_figure
+from training.metrics import pyplot, save_figure
 
 Freq = Literal["D", "W", "M"]
 FREQ_NAMES = {"D": "day", "W": "week", "M": "month"}
@@ -46,12 +46,9 @@ def mood_timeline(scored: pd.DataFrame, freq: Freq = "W") -> pd.DataFrame:
 
 def plot_timeline(timeline: pd.DataFrame, path: Path, title: str, freq: Freq) -> Path:
     """Stacked label shares per period, with the mean polarity as a line on a second axis."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
 
+    plt = pyplot()
     colours = {"negative": "#d62728", "neutral": "#bbbbbb", "positive": "#2ca02c"}
     fig, ax = plt.subplots(figsize=(11, 4.8))
     x = timeline["period"]

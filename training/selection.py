@@ -33,7 +33,7 @@ from training.calibrate import fit_logit_offsets
 from training.config import Config
 from training.data import load_splits
 from training.inference import predict_logits, softmax
-from training.metrics import classification_metrics, save_figure
+from training.metrics import classification_metrics, pyplot, save_figure
 from training.registry import configure_mlflow, load_components
 
 log = logging.getLogger(__name__)
@@ -131,11 +131,7 @@ def greedy_soup(
 
 
 def _plot(selection: Selection, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = [(c.name, c.macro_recall, "single model") for c in selection.candidates]
     if selection.soup:
         rows.append((selection.soup.name, selection.soup.macro_recall, "soup (1x cost)"))
@@ -166,11 +162,7 @@ def _plot(selection: Selection, path: Path) -> Path:
 
 def _plot_curves(selection: Selection, uris: list[str], path: Path) -> Path | None:
     """Validation macro-recall during training, one line per candidate run (from its MLflow history)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     client = mlflow.MlflowClient()
     fig, ax = plt.subplots(figsize=(7, 4))
     plotted = 0

@@ -233,6 +233,14 @@ def _tag_version(cfg: Config, version_: str, val: dict, test: dict) -> None:
         client.set_model_version_tag(cfg.mlflow.registered_model, version_, key, value)
 
 
+def _evaluate_validation(cfg: Config, model, tokenizer, validation, fit_offsets: bool, out_dir: Path):
+    """Validation metrics, logged as ``val_*`` (after fitting the decision rule, if asked)."""
+    logits = _predict(model, tokenizer, validation, cfg)
+    if fit_offsets:
+        logits = _decision_rule(model, logits, validation, out_dir)
+    return _log_split(logits, validation, "val", out_dir)
+
+
 def evaluate_and_register(
     cfg: Config,
     model,
@@ -247,10 +255,7 @@ def evaluate_and_register(
     Validation selected the checkpoint (and fits the offsets); test is evaluated once, here.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        val_logits = _predict(model, tokenizer, datasets["validation"], cfg)
-        if fit_offsets:
-            val_logits = _decision_rule(model, val_logits, datasets["validation"], Path(tmp))
-        val = _log_split(val_logits, datasets["validation"], "val", Path(tmp))
+        val = _evaluate_validation(cfg, model, tokenizer, datasets["validation"], fit_offsets, Path(tmp))
         test = _log_split(
             _predict(model, tokenizer, datasets["test"], cfg), datasets["test"], "test", Path(tmp)
         )
@@ -270,10 +275,7 @@ def evaluate_and_register(
 def evaluate_trial(cfg: Config, model, tokenizer, datasets, fit_offsets: bool):
     """A hyper-parameter trial: validation metrics and the model, logged to the run; test untouched."""
     with tempfile.TemporaryDirectory() as tmp:
-        val_logits = _predict(model, tokenizer, datasets["validation"], cfg)
-        if fit_offsets:
-            val_logits = _decision_rule(model, val_logits, datasets["validation"], Path(tmp))
-        val = _log_split(val_logits, datasets["validation"], "val", Path(tmp))
+        val = _evaluate_validation(cfg, model, tokenizer, datasets["validation"], fit_offsets, Path(tmp))
     mlflow.set_tag("trial", "true")
     info = log_transformers_model(model, tokenizer, registered_model=None)
     return val, {}, info, None, None
