@@ -170,7 +170,12 @@ def _plot_curves(selection: Selection, uris: list[str], path: Path) -> Path | No
         if not uri.startswith("runs:/"):
             continue
         history = client.get_metric_history(uri.split("/")[1], "val_macro_recall")
-        points = sorted((m.step, 100 * m.value) for m in history if m.step > 0)
+        # In-training evaluations only: the final one (the best checkpoint) is logged again at the
+        # last step, later; the first value logged at each step is the curve's.
+        first = {}
+        for m in sorted(history, key=lambda m: m.timestamp):
+            first.setdefault(m.step, 100 * m.value)
+        points = sorted((step, value) for step, value in first.items() if step > 0)
         if points:
             ax.plot(*zip(*points, strict=True), marker="o", label=candidate.name)
             plotted += 1

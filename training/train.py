@@ -152,14 +152,19 @@ def _predict(model, tokenizer, dataset, cfg: Config) -> np.ndarray:
     )
 
 
-def _log_split(logits: np.ndarray, dataset, split: str, out_dir: Path) -> dict[str, float]:
-    """Metrics + confusion matrix + report for one split, logged as ``{split}_*``."""
+def _log_split(logits: np.ndarray, dataset, split: str, out_dir: Path, step: int = 0) -> dict[str, float]:
+    """Metrics + confusion matrix + report for one split, logged as ``{split}_*`` at ``step``.
+
+    The final evaluation goes at the last training step: MLflow shows (and the champion comparison
+    reads) the value at the highest step, which would otherwise be the last in-training evaluation,
+    not the best checkpoint's.
+    """
     y_true, y_pred = np.asarray(dataset["label"]), logits.argmax(-1)
     metrics = classification_metrics(y_true, y_pred)
     report = classification_report(metrics)
     print(f"\n[{split}] {len(y_true)} tweets\n{report}")
     if mlflow.active_run():
-        mlflow.log_metrics({f"{split}_{k}": v for k, v in metrics.items()})
+        mlflow.log_metrics({f"{split}_{k}": v for k, v in metrics.items()}, step=step)
         cm = confusion_matrix(y_true, y_pred)
         png = plot_confusion_matrix(cm, out_dir / f"confusion_{split}.png", split)
         mlflow.log_artifact(str(png), "evaluation")
@@ -233,12 +238,14 @@ def _tag_version(cfg: Config, version_: str, val: dict, test: dict) -> None:
         client.set_model_version_tag(cfg.mlflow.registered_model, version_, key, value)
 
 
-def _evaluate_validation(cfg: Config, model, tokenizer, validation, fit_offsets: bool, out_dir: Path):
+def _evaluate_validation(
+    cfg: Config, model, tokenizer, validation, fit_offsets: bool, out_dir: Path, step: int = 0
+):
     """Validation metrics, logged as ``val_*`` (after fitting the decision rule, if asked)."""
     logits = _predict(model, tokenizer, validation, cfg)
     if fit_offsets:
         logits = _decision_rule(model, logits, validation, out_dir)
-    return _log_split(logits, validation, "val", out_dir)
+    return _log_split(logits, validation, "val", out_dir, step)
 
 
 def evaluate_and_register(
@@ -249,15 +256,18 @@ def evaluate_and_register(
     report: DataReport,
     fit_offsets: bool,
     provenance: str | None = None,
+    step: int = 0,
 ):
     """In the active MLflow run: (decision rule,) validation and test metrics, log, register, alias.
 
     Validation selected the checkpoint (and fits the offsets); test is evaluated once, here.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        val = _evaluate_validation(cfg, model, tokenizer, datasets["validation"], fit_offsets, Path(tmp))
+        val = _evaluate_validation(
+            cfg, model, tokenizer, datasets["validation"], fit_offsets, Path(tmp), step
+        )
         test = _log_split(
-            _predict(model, tokenizer, datasets["test"], cfg), datasets["test"], "test", Path(tmp)
+            _predict(model, tokenizer, datasets["test"], cfg), datasets["test"], "test", Path(tmp), step
         )
     info = log_transformers_model(model, tokenizer, cfg.mlflow.registered_model)
     version_ = str(info.registered_model_version) if info.registered_model_version else None
@@ -272,10 +282,12 @@ def evaluate_and_register(
     return val, test, info, version_, decision
 
 
-def evaluate_trial(cfg: Config, model, tokenizer, datasets, fit_offsets: bool):
+def evaluate_trial(cfg: Config, model, tokenizer, datasets, fit_offsets: bool, step: int = 0):
     """A hyper-parameter trial: validation metrics and the model, logged to the run; test untouched."""
     with tempfile.TemporaryDirectory() as tmp:
-        val = _evaluate_validation(cfg, model, tokenizer, datasets["validation"], fit_offsets, Path(tmp))
+        val = _evaluate_validation(
+            cfg, model, tokenizer, datasets["validation"], fit_offsets, Path(tmp), step
+        )
     mlflow.set_tag("trial", "true")
     info = log_transformers_model(model, tokenizer, registered_model=None)
     return val, {}, info, None, None
@@ -284,14 +296,14 @@ def evaluate_trial(cfg: Config, model, tokenizer, datasets, fit_offsets: bool):
 def _finish(
     cfg: Config, trainer: Trainer, tokenizer, datasets, report: DataReport, callback, started: float
 ) -> TrainResult:
-    model = trainer.model.eval()
+    model, step = trainer.model.eval(), trainer.state.global_step
     if cfg.train.evaluate_test:
         val, test, info, version_, decision = evaluate_and_register(
-            cfg, model, tokenizer, datasets, report, cfg.train.fit_logit_offsets
+            cfg, model, tokenizer, datasets, report, cfg.train.fit_logit_offsets, step=step
         )
     else:
         val, test, info, version_, decision = evaluate_trial(
-            cfg, model, tokenizer, datasets, cfg.train.fit_logit_offsets
+            cfg, model, tokenizer, datasets, cfg.train.fit_logit_offsets, step
         )
     trainer.save_model(str(Path(cfg.train.output_dir) / "final"))
     wall = time.perf_counter() - started

@@ -48,6 +48,20 @@ def test_run_is_tracked(two_runs):
     assert {a.path for a in MlflowClient().list_artifacts(first.run_id, "config")} == {"config/resolved.yaml"}
 
 
+def test_run_shows_the_final_evaluation_not_the_last_in_training_one(two_runs):
+    tmp, first, _ = two_runs
+    mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
+    client = MlflowClient()
+    history = client.get_metric_history(first.run_id, "val_macro_recall")
+    assert len(history) >= 2, "the tiny config evaluates during training too"
+    final = max(history, key=lambda m: m.timestamp)
+    assert final.step == max(m.step for m in history) > 0
+    assert final.value == pytest.approx(first.val_metrics["macro_recall"])
+    metrics = client.get_run(first.run_id).data.metrics
+    assert metrics["val_macro_recall"] == pytest.approx(first.val_metrics["macro_recall"])
+    assert metrics["test_macro_recall"] == pytest.approx(first.test_metrics["macro_recall"])
+
+
 def test_registered_and_alias_decision(two_runs):
     tmp, first, second = two_runs
     assert (first.registered_version, second.registered_version) == ("1", "2")
