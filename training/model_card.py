@@ -24,12 +24,10 @@ def render_model_card(
     report: DataReport,
     val: dict,
     test: dict,
-    fit_offsets: bool | None = None,
+    fit_offsets: bool,
     provenance: str | None = None,
 ) -> str:
     """Markdown card; ``provenance`` says how the weights were made when not by one training run."""
-    if fit_offsets is None:
-        fit_offsets = cfg.train.fit_logit_offsets
     train, val_rows, test_rows = (report.splits[s] for s in ("train", "validation", "test"))
     per_class = ", ".join(f"{label} {test[f'{label}_recall']:.3f}" for label in LABELS)
     selects = "selects the checkpoint" + (" and fits the decision rule" if fit_offsets else "")

@@ -167,9 +167,9 @@ def _plot_curves(selection: Selection, uris: list[str], path: Path) -> Path | No
     fig, ax = plt.subplots(figsize=(7, 4))
     plotted = 0
     for candidate, uri in zip(selection.candidates, uris, strict=True):
-        if not uri.startswith("runs:/"):
+        if (run_id := _run_id(uri)) is None:
             continue
-        history = client.get_metric_history(uri.split("/")[1], "val_macro_recall")
+        history = client.get_metric_history(run_id, "val_macro_recall")
         # In-training evaluations only: the final one (the best checkpoint) is logged again at the
         # last step, later; the first value logged at each step is the curve's.
         first = {}
@@ -218,11 +218,16 @@ def _log_selection(selection: Selection, uris: list[str], out_dir: Path) -> None
         mlflow.log_artifact(str(curves), "selection")
 
 
+def _run_id(uri: str) -> str | None:
+    """The run id of a ``runs:/<id>/...`` URI; None for other URIs (``models:/...``, paths)."""
+    return uri.split("/")[1] if uri.startswith("runs:/") else None
+
+
 def _candidate_name(uri: str) -> str:
     """The MLflow run name for ``runs:/<id>/...`` URIs, else the URI itself."""
-    if uri.startswith("runs:/"):
+    if (run_id := _run_id(uri)) is not None:
         try:
-            return mlflow.get_run(uri.split("/")[1]).info.run_name or uri
+            return mlflow.get_run(run_id).info.run_name or uri
         except mlflow.exceptions.MlflowException:
             return uri
     return uri
